@@ -1,0 +1,32 @@
+# The two commands: `make demo` runs the whole pipeline, `make test` runs the tests.
+# Both create .venv when it is missing and install what they need into it.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install test demo lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[train,data,dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: install
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check detector producer training tests bench
+	$(VENV)/bin/mypy
+
+demo: install
+	$(VENV)/bin/ecg-demo
+
+bench: install
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf artifacts runs .pytest_cache .mypy_cache .ruff_cache
