@@ -70,7 +70,10 @@ class EmbeddedBroker:
             "--storage-engine", "memory://tansu/",
         ]
         out = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
-        self._proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            self._proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        except OSError as exc:
+            raise BrokerError(f"cannot start the broker {cmd[0]}: {exc}") from None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
