@@ -199,7 +199,8 @@ def _read_manifest(path: Path) -> Manifest:
         return Manifest.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False)
+            f"{'.'.join(map(str, e['loc'])) or 'manifest'}: {e['msg']}"
+            for e in exc.errors(include_url=False)
         )
         raise BundleError(f"{path}: invalid manifest: {problems}") from None
 

@@ -31,10 +31,15 @@ from detector.bundle import (
 
 def to_tflite(model: Any) -> bytes:
     """Convert a Keras autoencoder (input (None, w) -> output (None, w)) to TFLite bytes."""
+    import contextlib
+    import io
+
     import tensorflow as tf
 
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    return bytes(converter.convert())
+    # The converter prints a SavedModel signature dump to stdout; keep CLI output clean.
+    with contextlib.redirect_stdout(io.StringIO()):
+        return bytes(converter.convert())
 
 
 def write_bundle(
