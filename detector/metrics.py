@@ -58,6 +58,9 @@ class DetectorMetrics:
         self.publish_failures = counter(
             "publish_failures", "Batches whose alerts or dead letters failed; retried."
         )
+        self.commit_failures = counter(
+            "commit_failures", "Offset commits that failed after a batch was published."
+        )
         self.labelled_beats = counter(
             "labelled_beats",
             "Scored beats that carried a label, by confusion outcome (anomaly positive).",
