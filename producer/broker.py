@@ -48,11 +48,16 @@ class EmbeddedBroker:
     Args:
         port: Port to listen on (a free one when None).
         log_path: Where the broker's output goes (discarded when None).
+        own_session: Start it in a session of its own, so a terminal's Ctrl-C reaches
+            only the owner, which stops the broker after its clients (the demo does).
     """
 
-    def __init__(self, port: int | None = None, log_path: Path | None = None) -> None:
+    def __init__(
+        self, port: int | None = None, log_path: Path | None = None, own_session: bool = False
+    ) -> None:
         self.port = port or free_port()
         self.log_path = log_path
+        self.own_session = own_session
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -71,9 +76,14 @@ class EmbeddedBroker:
         ]
         out = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
         try:
-            self._proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+            self._proc = subprocess.Popen(
+                cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=self.own_session
+            )
         except OSError as exc:
             raise BrokerError(f"cannot start the broker {cmd[0]}: {exc}") from None
+        finally:
+            if not isinstance(out, int):
+                out.close()  # the child has its own copy of the descriptor
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
