@@ -114,8 +114,12 @@ class Progress:
         self._tty = self._out.isatty()
         self._printed = False
 
+    def due(self) -> bool:
+        """True when the next line is due (cheap to call per beat)."""
+        return bool(self.interval_s) and self._clock() >= self._next
+
     def update(self, counts: DeliveryCounts) -> None:
-        """Print a line if the interval has passed (cheap to call per beat)."""
+        """Print a line if the interval has passed."""
         if not self.interval_s:
             return
         now = self._clock()

@@ -64,17 +64,22 @@ def run_replay(
     total = planned_total(len(source), loop=settings.loop, limit=settings.limit)
     progress = Progress(settings.progress_interval_s, clock, progress_out, total)
     encoder = BeatEncoder(source.templates)
-    send = delivery.send
+    # Bound methods looked up once: the loop body runs once per beat.
+    send, next_stamp, encode, stopped = delivery.send, streams.next, encoder.encode, stop.is_set
+    wait = pacer.wait if pacer.rate is not None else None
+    progress_due = progress.due
     started = clock()
     try:
         for n, index in enumerate(beat_indices(len(source), loop=settings.loop,
                                                limit=settings.limit)):
-            pacer.wait(n)
-            if stop.is_set():
+            if wait is not None:
+                wait(n)
+            if stopped():
                 break
-            stamp = streams.next()
-            send(stamp.stream_id, encoder.encode(index, stamp))
-            progress.update(delivery.counts)
+            stamp = next_stamp()
+            send(stamp.stream_id, encode(index, stamp))
+            if progress_due():
+                progress.update(delivery.counts)
     finally:
         progress.close()
     return ReplayResult(
