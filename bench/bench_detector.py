@@ -9,7 +9,9 @@ deployed. Measures:
    per message, on a subset (target: detector >= 100x its rate).
 3. Latency from ``ts_ms`` to the alert, at 1,000 beats/s paced input (every beat
    alerts: a bundle copy with a tiny threshold), p50/p99.
-4. Detector RSS (peak) and start-up time to the first scored beat.
+4. Detector RSS (peak), CPU per beat and start-up time to the first scored beat.
+5. An extra row, not the headline: two replicas in one consumer group (the product's
+   scaling mechanism; on a 2-core machine each gets a core) against the same raw rate.
 
 Usage:
     .venv/bin/python bench/bench_detector.py --bundle /path/to/bundle [--beats 50000]
@@ -38,8 +40,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.detector_support import (
     alert_all_bundle,
     beat_payloads,
+    cpu_seconds,
     create_topic,
     detector_cmd,
+    rss_mb,
     scrape,
 )
 from producer.broker import EmbeddedBroker, free_port
@@ -75,23 +79,6 @@ def raw_consume_rate(bootstrap: str, topic: str, n: int) -> float:
     return (seen - first) / elapsed
 
 
-def rss_mb(pid: int) -> tuple[float, float]:
-    """Current and peak RSS (MB) of a process from /proc."""
-    fields = {}
-    with open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            key, _, rest = line.partition(":")
-            fields[key] = rest.split()
-    return int(fields["VmRSS"][0]) / 1024, int(fields["VmHWM"][0]) / 1024
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process so far."""
-    with open(f"/proc/{pid}/stat") as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def run_detector(cmd: list[str], port: int, n: int) -> dict[str, float]:
     """Run the detector until it has processed n beats; time it through /metrics."""
     t0 = time.perf_counter()
@@ -121,7 +108,38 @@ def run_detector(cmd: list[str], port: int, n: int) -> dict[str, float]:
         "rss_mb_peak": peak,
         "anomalous_fraction_seen": alerts / last if last else 0.0,
         "cpu_utilisation": (cpu_last - cpu_first) / max(1e-9, cpu_last_at - first_at),
+        "cpu_us_per_beat": (cpu_last - cpu_first) / max(1.0, last - first_count) * 1e6,
     }
+
+
+def run_replicas(cmds: list[tuple[list[str], int]], n: int) -> dict[str, float]:
+    """Replicas in one group on a pre-filled topic: beats/s until all n are scored.
+
+    Started together, they share the group's first generation (Tansu waits about
+    session_timeout/2 for members), so each reads its own partitions from the start.
+    """
+    procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for cmd, _ in cmds]
+    try:
+        first_at = first_count = None
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            counts = [scrape(port, "ecg_detector_beats_scored_total") or 0.0 for _, port in cmds]
+            now = time.perf_counter()
+            if sum(counts) and first_at is None:
+                first_at, first_count = now, sum(counts)
+            if sum(counts) >= n:
+                break
+            time.sleep(0.02)
+        else:
+            raise RuntimeError(f"replicas scored only {counts} of {n} beats")
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=30)
+    assert first_at is not None and first_count is not None
+    return {"replicas": float(len(cmds)), "beats_per_s": (n - first_count) / (now - first_at),
+            "min_share": min(counts) / n}
 
 
 def naive_keras_rate(bootstrap: str, topic: str, bundle: Path, n: int) -> float:
@@ -250,6 +268,14 @@ def main(argv: list[str] | None = None) -> int:
         results["detector_normal_only"] = run_detector(cmd, port, args.beats)
         results["ratio_normal_only_vs_raw_consume"] = (
             results["detector_normal_only"]["beats_per_s"] / results["raw_consume_normal_per_s"])
+
+        # The product's own scaling: two replicas in one group (2 partitions each).
+        ports = [free_port(), free_port()]
+        results["two_replicas"] = run_replicas(
+            [(detector_cmd(bs, args.bundle, "bench.beats", "pair", port, []), port)
+             for port in ports], args.beats)
+        results["two_replicas_ratio_vs_raw_consume"] = (
+            results["two_replicas"]["beats_per_s"] / results["raw_consume_per_s"])
 
         every = alert_all_bundle(args.bundle, Path(tmp) / "all")
         create_topic(bs, "paced.beats", PARTITIONS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import urllib.error
@@ -36,6 +37,23 @@ def beat_payloads(n: int, streams: int = 64, normal_only: bool = False
                     samples=np.asarray(X[i % len(X)]).tolist())
         out.append((beat.stream_id.encode(), encode(beat)))
     return out
+
+
+def rss_mb(pid: int) -> tuple[float, float]:
+    """Current and peak RSS (MB) of a process from /proc."""
+    fields = {}
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            key, _, rest = line.partition(":")
+            fields[key] = rest.split()
+    return int(fields["VmRSS"][0]) / 1024, int(fields["VmHWM"][0]) / 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def create_topic(bootstrap: str, name: str, partitions: int) -> None:

@@ -7,8 +7,11 @@ counters equal what went through.
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from collections.abc import Iterable
 
 import numpy as np
+from prometheus_client import Histogram
 
 from detector.batch import BatchPlan
 from detector.metrics import DetectorMetrics
@@ -29,6 +32,9 @@ def record_batch(
 ) -> None:
     """Count a committed batch.
 
+    Counters get one ``inc(n)`` per label value per batch; histograms have no public
+    way to add many values at once, so each value is observed, from one numpy array.
+
     Args:
         metrics: The detector's metrics.
         plan: The batch.
@@ -39,34 +45,42 @@ def record_batch(
     metrics.beats_consumed.inc(plan.records)
     metrics.batch_size.observe(plan.records)
     metrics.batch_duration.observe(duration_s)
-    for bad in plan.rejected:
-        metrics.invalid_beats.labels(reason=bad.invalid.reason).inc()
+    for reason, n in Counter(bad.invalid.reason for bad in plan.rejected).items():
+        metrics.invalid_beats.labels(reason=reason).inc(n)
     if plan.scores is None:
         return
     scores = plan.scores
     metrics.beats_scored.inc(len(plan.beats))
     metrics.beats_anomalous.inc(int(np.count_nonzero(scores.anomalous)))
     metrics.last_scored.set(committed_s)
-    for value in scores.scores.tolist():
-        metrics.anomaly_score.observe(value)
-    for beat in plan.beats:
-        metrics.beat_latency.observe(max(0.0, committed_s - beat.ts_ms / 1000))
-    for alert in plan.alerts:
-        metrics.alert_latency.observe(max(0.0, acked_s - alert.ts_ms / 1000))
-        metrics.alerts_published.labels(mode=alert.mode).inc()
+    _observe_all(metrics.anomaly_score, scores.scores)
+    _observe_all(metrics.beat_latency, _latencies(committed_s, (b.ts_ms for b in plan.beats)))
+    if plan.alerts:
+        _observe_all(metrics.alert_latency, _latencies(acked_s, (a.ts_ms for a in plan.alerts)))
+        for mode, n in Counter(alert.mode for alert in plan.alerts).items():
+            metrics.alerts_published.labels(mode=mode).inc(n)
     _confusion(metrics, plan)
+
+
+def _latencies(at_s: float, ts_ms: Iterable[int]) -> np.ndarray:
+    """Seconds from each ``ts_ms`` to ``at_s``; clamped at 0 (producer clock skew)."""
+    return np.maximum(0.0, at_s - np.fromiter(ts_ms, dtype=np.float64) / 1000)
+
+
+def _observe_all(histogram: Histogram, values: np.ndarray) -> None:
+    observe = histogram.observe
+    for value in values.tolist():
+        observe(value)
 
 
 def _confusion(metrics: DetectorMetrics, plan: BatchPlan) -> None:
     """Online confusion counts for labelled beats (anomaly = positive)."""
     assert plan.scores is not None
-    counts = {"tp": 0, "fp": 0, "tn": 0, "fn": 0}
-    for beat, flagged in zip(plan.beats, plan.scores.anomalous.tolist(), strict=True):
-        if beat.label is None:
+    pairs = Counter(zip((b.label for b in plan.beats), plan.scores.anomalous.tolist(),
+                        strict=True))
+    for (label, flagged), n in pairs.items():
+        if label is None:
             continue
-        actual = beat.label == "abnormal"
+        actual = label == "abnormal"
         outcome = ("t" if flagged == actual else "f") + ("p" if flagged else "n")
-        counts[outcome] += 1
-    for outcome, n in counts.items():
-        if n:
-            metrics.labelled_beats.labels(outcome=outcome).inc(n)
+        metrics.labelled_beats.labels(outcome=outcome).inc(n)

@@ -7,6 +7,7 @@ be planned again from the same inputs with the same result.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -122,10 +123,14 @@ def plan_batch(
 
 
 def windows_of(beats: Sequence[Beat]) -> np.ndarray:
-    """The (n, 140) float64 matrix of the beats' samples."""
-    if not beats:
-        return np.zeros((0, WINDOW_LENGTH))
-    return np.array([beat.samples for beat in beats], dtype=np.float64)
+    """The (n, 140) float64 matrix of the beats' samples.
+
+    Filled from one flat iterator (every beat has exactly ``WINDOW_LENGTH`` samples),
+    which is faster than ``np.array`` on a list of lists.
+    """
+    flat = itertools.chain.from_iterable(beat.samples for beat in beats)
+    matrix = np.fromiter(flat, dtype=np.float64, count=len(beats) * WINDOW_LENGTH)
+    return matrix.reshape(len(beats), WINDOW_LENGTH)
 
 
 def make_alerts(
@@ -137,21 +142,24 @@ def make_alerts(
     now_ms: int,
 ) -> list[Alert]:
     """One :class:`Alert` per beat whose decision says so."""
+    threshold, version, mode = scorer.threshold, scorer.model_version, policy.mode
+    rows = zip(beats, decisions, scores.scores.tolist(), scores.segment_start.tolist(),
+               scores.segment_end.tolist(), strict=True)
     return [
         Alert(
             stream_id=beat.stream_id,
             seq=beat.seq,
             ts_ms=beat.ts_ms,
             detected_at_ms=now_ms,
-            score=float(scores.scores[i]),
-            threshold=scorer.threshold,
-            model_version=scorer.model_version,
-            segment_start=int(scores.segment_start[i]),
-            segment_end=int(scores.segment_end[i]),
-            mode=policy.mode,
+            score=score,
+            threshold=threshold,
+            model_version=version,
+            segment_start=start,
+            segment_end=end,
+            mode=mode,
             anomalous_in_window=decision.anomalous_in_window,
             label=beat.label,
         )
-        for i, (beat, decision) in enumerate(zip(beats, decisions, strict=True))
+        for beat, decision, score, start, end in rows
         if decision.alert
     ]

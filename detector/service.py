@@ -11,9 +11,11 @@ committed.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,16 +83,17 @@ class DetectorService:
         """Consume until a stop condition; returns the exit code (0 clean, 1 unpublished)."""
         self.consumer.subscribe([self.settings.topic],
                                 listener=RevokeHandler(self._revoked, self._assigned))
-        try:
-            while not self._should_stop():
-                self.reloader.maybe_reload()
-                polled = self.consumer.poll(timeout_ms=self.settings.poll_timeout_ms,
-                                            max_records=self._budget())
-                if any(polled.values()):
-                    self._process(polled)
-                self._report()
-        finally:
-            self._close()
+        with lean_gc():
+            try:
+                while not self._should_stop():
+                    self.reloader.maybe_reload()
+                    polled = self.consumer.poll(timeout_ms=self.settings.poll_timeout_ms,
+                                                max_records=self._budget())
+                    if any(polled.values()):
+                        self._process(polled)
+                    self._report()
+            finally:
+                self._close()
         return 1 if self.unpublished else 0
 
     def _process(self, polled: dict[TopicPartition, list[Any]]) -> None:
@@ -209,6 +212,25 @@ class DetectorService:
                  p.scored, p.alerts, p.invalid, p.retries)
         self.publisher.close()
         self.consumer.close(autocommit=False)
+
+
+@contextlib.contextmanager
+def lean_gc(young_threshold: int = 10_000) -> Iterator[None]:
+    """Keep the cyclic garbage collector from re-scanning per-batch objects.
+
+    A batch's beats and records are freed by reference counting, but with Python's
+    default threshold (700) the collector runs every ~70 beats and re-scans the whole
+    start-up heap on each full collection: 5-13 µs per beat measured. The start-up heap is
+    frozen and young collections wait for 10,000 net allocations; both are undone on exit.
+    """
+    before = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(young_threshold, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
 
 
 def _fmt(offsets: dict[TopicPartition, int]) -> str:

@@ -67,7 +67,9 @@ class DetectorSettings(BaseSettings):
     delivery_timeout_ms: int = Field(30_000, ge=1000)
     request_timeout_ms: int = Field(10_000, ge=500)
     max_block_ms: int = Field(10_000, ge=100)
-    linger_ms: int = Field(2, ge=0)
+    # publish() flushes every batch, so linger adds no latency; it only lets a batch's
+    # alerts share a few record batches instead of waking the sender for each one.
+    linger_ms: int = Field(50, ge=0)
     retry_backoff_initial_s: float = Field(0.5, gt=0)
     retry_backoff_max_s: float = Field(30.0, gt=0)
 
