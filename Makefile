@@ -22,8 +22,9 @@ lint: install
 	$(VENV)/bin/ruff check detector producer training tests bench
 	$(VENV)/bin/mypy
 
+# DEMO_ARGS passes flags to ecg-demo, e.g. make demo DEMO_ARGS="--rate 0 --quiet"
 demo: install
-	$(VENV)/bin/ecg-demo
+	$(VENV)/bin/ecg-demo $(DEMO_ARGS)
 
 # Benchmarks (figures in the README); the detector bench uses the bundle `make train` wrote.
 bench: install artifacts/bundle/bundle.json
