@@ -1,7 +1,8 @@
 """Kafka plumbing: client configuration from the settings, dead-letter records, lag.
 
-Everything that knows kafka-python's configuration keys lives here, so the service
-loop only sees a consumer and a producer.
+Everything that knows kafka-python's configuration keys lives here (the security
+options come from :mod:`detector.kafka_security`, shared with the replay producer), so
+the service loop only sees a consumer and a producer.
 """
 
 from __future__ import annotations
@@ -23,28 +24,6 @@ PRODUCER_BATCH_BYTES = 256 * 1024
 partition, so the sender is woken a few times per batch, not once per ~50 alerts."""
 
 
-def security_config(settings: DetectorSettings) -> dict[str, Any]:
-    """kafka-python security options (shared by consumer and producer)."""
-    config: dict[str, Any] = {"security_protocol": settings.security_protocol}
-    if settings.security_protocol.startswith("SASL_"):
-        assert settings.sasl_password is not None  # checked by DetectorSettings
-        config |= {
-            "sasl_mechanism": settings.sasl_mechanism,
-            "sasl_plain_username": settings.sasl_username,
-            "sasl_plain_password": settings.sasl_password.get_secret_value(),
-        }
-    if settings.security_protocol in ("SSL", "SASL_SSL"):
-        config["ssl_check_hostname"] = settings.ssl_check_hostname
-        for key, path in (
-            ("ssl_cafile", settings.ssl_cafile),
-            ("ssl_certfile", settings.ssl_certfile),
-            ("ssl_keyfile", settings.ssl_keyfile),
-        ):
-            if path is not None:
-                config[key] = str(path)
-    return config
-
-
 def consumer_config(settings: DetectorSettings) -> dict[str, Any]:
     """Configuration of the beats consumer: manual commits, bounded batches."""
     return {
@@ -60,7 +39,7 @@ def consumer_config(settings: DetectorSettings) -> dict[str, Any]:
         "fetch_max_wait_ms": settings.fetch_max_wait_ms,
         "bootstrap_timeout_ms": settings.bootstrap_timeout_ms,
         "reconnect_backoff_max_ms": settings.reconnect_backoff_max_ms,
-        **security_config(settings),
+        **settings.security_kwargs(),
     }
 
 
@@ -84,7 +63,7 @@ def producer_config(settings: DetectorSettings) -> dict[str, Any]:
         "max_block_ms": settings.max_block_ms,
         "bootstrap_timeout_ms": settings.max_block_ms,
         "reconnect_backoff_max_ms": settings.reconnect_backoff_max_ms,
-        **security_config(settings),
+        **settings.security_kwargs(),
     }
 
 

@@ -20,12 +20,13 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from detector.bundle import BundleError, load_bundle
 from detector.kafka_io import make_consumer, make_producer
+from detector.kafka_security import add_security_flags
 from detector.metrics import DetectorMetrics
 from detector.publisher import Publisher
 from detector.reload import ModelReloader
 from detector.scoring import BundleScorer
 from detector.service import DetectorService
-from detector.settings import DetectorSettings, SettingsError, load_settings
+from detector.settings import ENV_PREFIX, DetectorSettings, SettingsError, load_settings
 
 log = logging.getLogger("detector")
 
@@ -54,12 +55,6 @@ FLAGS: tuple[tuple[str, Any, str], ...] = (
     ("--idle-timeout", float, "stop after S seconds without a record"),
     ("--reload-interval-s", float, "bundle change check period (5)"),
     ("--progress-interval-s", float, "progress log period (30)"),
-    ("--security-protocol", str, "PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL"),
-    ("--sasl-mechanism", str, "PLAIN|SCRAM-SHA-256|SCRAM-SHA-512"),
-    ("--sasl-username", str, "SASL user (password: env ECG_DETECTOR_SASL_PASSWORD)"),
-    ("--ssl-cafile", str, "CA bundle (PEM)"),
-    ("--ssl-certfile", str, "client certificate (PEM)"),
-    ("--ssl-keyfile", str, "client key (PEM)"),
     ("--log-level", str, "DEBUG|INFO|WARNING|ERROR"),
 )
 
@@ -73,6 +68,7 @@ def parse_args(argv: list[str] | None) -> dict[str, Any]:
     parser.add_argument("--config", dest="config_file", help="YAML settings file")
     for flag, kind, text in FLAGS:
         parser.add_argument(flag, type=kind, help=text)
+    add_security_flags(parser, ENV_PREFIX)
     return vars(parser.parse_args(argv))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -20,10 +20,10 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from detector.kafka_security import KafkaSecurity
+
 ENV_PREFIX = "ECG_DETECTOR_"
 
-SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
-SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 PolicyMode = Literal["beat", "episode"]
 
 
@@ -31,8 +31,12 @@ class SettingsError(Exception):
     """The settings are invalid; the message names every problem and where it came from."""
 
 
-class DetectorSettings(BaseSettings):
-    """Everything the detector can be configured with (see the README's table)."""
+class DetectorSettings(BaseSettings, KafkaSecurity):
+    """Everything the detector can be configured with (see the README's table).
+
+    The security fields (``security_protocol``, ``sasl_*``, ``ssl_*``) come from
+    :class:`detector.kafka_security.KafkaSecurity`.
+    """
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, frozen=True, extra="forbid", protected_namespaces=()
@@ -73,16 +77,6 @@ class DetectorSettings(BaseSettings):
     retry_backoff_initial_s: float = Field(0.5, gt=0)
     retry_backoff_max_s: float = Field(30.0, gt=0)
 
-    # Security.
-    security_protocol: SecurityProtocol = "PLAINTEXT"
-    sasl_mechanism: SaslMechanism | None = None
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
-    ssl_cafile: Path | None = None
-    ssl_certfile: Path | None = None
-    ssl_keyfile: Path | None = None
-    ssl_check_hostname: bool = True
-
     # Alert policy.
     policy: PolicyMode = "beat"
     episode_k: int = Field(3, ge=1, description="Anomalous beats among the last n to alert.")
@@ -101,7 +95,7 @@ class DetectorSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _check(self) -> DetectorSettings:
-        problems = _security_problems(self) + _policy_problems(self)
+        problems = self.security_problems() + _policy_problems(self)
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -122,25 +116,6 @@ class DetectorSettings(BaseSettings):
         if config is not None:
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=Path(config)))
         return tuple(sources)
-
-
-def _security_problems(s: DetectorSettings) -> list[str]:
-    problems = []
-    sasl = s.security_protocol.startswith("SASL_")
-    if sasl and s.sasl_mechanism is None:
-        problems.append(f"security_protocol {s.security_protocol} needs sasl_mechanism")
-    if sasl and (not s.sasl_username or s.sasl_password is None):
-        problems.append(f"security_protocol {s.security_protocol} needs sasl_username and "
-                        "sasl_password")
-    if not sasl and s.sasl_mechanism is not None:
-        problems.append(f"sasl_mechanism is set but security_protocol is {s.security_protocol}")
-    for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
-        path = getattr(s, name)
-        if path is not None and not path.is_file():
-            problems.append(f"{name}: {path} is not a readable file")
-    if (s.ssl_certfile is None) != (s.ssl_keyfile is None):
-        problems.append("ssl_certfile and ssl_keyfile must be given together")
-    return problems
 
 
 def _policy_problems(s: DetectorSettings) -> list[str]:

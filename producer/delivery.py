@@ -54,7 +54,7 @@ def partition_for(key: bytes, partitions: list[int]) -> int:
 
 def producer_config(settings: ReplaySettings) -> dict[str, Any]:
     """KafkaProducer keyword arguments for ``settings``."""
-    config: dict[str, Any] = {
+    return {
         "bootstrap_servers": settings.bootstrap_servers.split(","),
         "client_id": settings.client_id,
         "acks": "all",
@@ -67,14 +67,8 @@ def producer_config(settings: ReplaySettings) -> dict[str, Any]:
         "request_timeout_ms": settings.request_timeout_ms,
         "max_block_ms": settings.max_block_ms,
         "bootstrap_timeout_ms": settings.connect_timeout_ms,
-        "security_protocol": settings.security_protocol,
+        **settings.security_kwargs(),
     }
-    if settings.sasl_mechanism:
-        assert settings.sasl_password is not None  # checked by the settings validator
-        config["sasl_mechanism"] = settings.sasl_mechanism
-        config["sasl_plain_username"] = settings.sasl_username
-        config["sasl_plain_password"] = settings.sasl_password.get_secret_value()
-    return config
 
 
 @dataclass

@@ -19,10 +19,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from detector.kafka_security import add_security_flags
 from producer.delivery import Delivery, DeliveryError
 from producer.progress import summary_lines
 from producer.replay import finish, planned_total, run_replay
-from producer.settings import ReplaySettings
+from producer.settings import ENV_PREFIX, ReplaySettings
 from producer.source import load_replay_source
 from training.data import DataError
 
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--request-timeout-ms", type=int, help="per-request deadline (default 10000)")
     p.add_argument("--max-block-ms", type=int, help="metadata wait (default 10000)")
     p.add_argument("--connect-timeout-ms", type=int, help="bootstrap deadline (default 30000)")
+    add_security_flags(p, ENV_PREFIX)
     return p
 
 

@@ -9,16 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from detector.kafka_security import KafkaSecurity
 
 SplitName = Literal["all", "train", "val", "test"]
 Order = Literal["file", "shuffle"]
-SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
-SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+ENV_PREFIX = "ECG_REPLAY_"
 
 
-class ReplaySettings(BaseSettings):
+class ReplaySettings(BaseSettings, KafkaSecurity):
     """Everything ``ecg-replay`` needs.
 
     Pacing: ``rate`` (total beats/s, 0 = as fast as possible) wins when set; otherwise
@@ -43,9 +44,12 @@ class ReplaySettings(BaseSettings):
         labels: Send ``label``/``beat_class`` when known (``--no-labels`` clears it).
         skip_bad: Skip and count malformed source rows instead of stopping.
         progress_interval_s: Seconds between progress lines (0 = none).
+
+    The security fields (``security_protocol``, ``sasl_*``, ``ssl_*``) come from
+    :class:`detector.kafka_security.KafkaSecurity`.
     """
 
-    model_config = SettingsConfigDict(env_prefix="ECG_REPLAY_", frozen=True, extra="forbid")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="forbid")
 
     bootstrap_servers: str = "localhost:9092"
     topic: str = Field("ecg.beats", min_length=1)
@@ -75,17 +79,13 @@ class ReplaySettings(BaseSettings):
     connect_timeout_ms: int = Field(30_000, ge=100)
     flush_timeout_s: float = Field(60.0, gt=0)
 
-    security_protocol: SecurityProtocol = "PLAINTEXT"
-    sasl_mechanism: SaslMechanism | None = None
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
-
     @model_validator(mode="after")
     def _check(self) -> ReplaySettings:
+        problems = self.security_problems()
         if self.delivery_timeout_ms < self.request_timeout_ms + self.linger_ms:
-            raise ValueError("delivery_timeout_ms must be >= request_timeout_ms + linger_ms")
-        if self.sasl_mechanism and not (self.sasl_username and self.sasl_password):
-            raise ValueError("sasl_mechanism needs sasl_username and sasl_password")
+            problems.append("delivery_timeout_ms must be >= request_timeout_ms + linger_ms")
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     def total_rate(self) -> float | None:
