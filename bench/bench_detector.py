@@ -44,9 +44,9 @@ from bench.detector_support import (
     create_topic,
     detector_cmd,
     rss_mb,
-    scrape,
 )
 from producer.broker import EmbeddedBroker, free_port
+from producer.scrape import scrape_value
 
 PARTITIONS = 4
 
@@ -87,8 +87,8 @@ def run_detector(cmd: list[str], port: int, n: int) -> dict[str, float]:
     alerts = last = cpu_first = cpu_last = cpu_last_at = 0.0
     peak = rss = 0.0
     while proc.poll() is None:
-        value = scrape(port, "ecg_detector_beats_scored_total")
-        alerts = scrape(port, "ecg_detector_beats_anomalous_total") or alerts
+        value = scrape_value(port, "ecg_detector_beats_scored_total")
+        alerts = scrape_value(port, "ecg_detector_beats_anomalous_total") or alerts
         last = value or last
         now = time.perf_counter()
         with contextlib.suppress(FileNotFoundError, KeyError, IndexError):
@@ -124,7 +124,8 @@ def run_replicas(cmds: list[tuple[list[str], int]], n: int) -> dict[str, float]:
         first_at = first_count = None
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            counts = [scrape(port, "ecg_detector_beats_scored_total") or 0.0 for _, port in cmds]
+            counts = [scrape_value(port, "ecg_detector_beats_scored_total") or 0.0
+                      for _, port in cmds]
             now = time.perf_counter()
             if sum(counts) and first_at is None:
                 first_at, first_count = now, sum(counts)
@@ -177,7 +178,7 @@ def paced_latency(bootstrap: str, cmd: list[str], port: int, topic: str, alerts_
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
-        while (scrape(port, "ecg_detector_assigned_partitions") or 0) < PARTITIONS:
+        while (scrape_value(port, "ecg_detector_assigned_partitions") or 0) < PARTITIONS:
             if time.monotonic() > deadline:
                 raise RuntimeError("detector was not assigned its partitions")
             time.sleep(0.05)

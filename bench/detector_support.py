@@ -6,8 +6,6 @@ import json
 import os
 import shutil
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -75,18 +73,6 @@ def detector_cmd(bootstrap: str, bundle: Path, topic: str, prefix: str, port: in
         "--group", f"{prefix}-group", "--metrics-host", "127.0.0.1",
         "--metrics-port", str(port), "--log-level", "WARNING", *GROUP_FLAGS, *extra,
     ]
-
-
-def scrape(port: int, name: str) -> float | None:
-    """One unlabelled sample from /metrics, or None if not served yet."""
-    try:
-        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read()
-    except (urllib.error.URLError, OSError):
-        return None
-    for line in text.decode().splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return None
 
 
 def alert_all_bundle(src: Path, dst: Path) -> Path:

@@ -1,6 +1,7 @@
 """Read the detector's Prometheus endpoint into the few numbers the demo reports.
 
-:func:`parse_snapshot` is pure (text in, numbers out); :func:`scrape` adds the HTTP GET.
+:func:`parse_snapshot` is pure (text in, numbers out); :func:`scrape` adds the HTTP GET;
+:func:`scrape_value` reads one sample (waits in tests and benchmarks).
 Metric names come from :mod:`detector.metrics` (the contract with the dashboards).
 """
 
@@ -92,15 +93,38 @@ def parse_snapshot(text: str) -> DetectorSnapshot:
     )
 
 
-def scrape(url: str, timeout: float = 2.0) -> DetectorSnapshot:
-    """GET ``url`` and parse it.
+def fetch_metrics(url: str, timeout: float = 2.0) -> str:
+    """GET ``url`` (a Prometheus text endpoint) and return its body.
 
     Raises:
         ScrapeError: Connection refused, timeout or an HTTP error.
     """
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
-            text = response.read().decode()
+            return str(response.read().decode())
     except OSError as exc:
         raise ScrapeError(f"{url}: {exc}") from None
-    return parse_snapshot(text)
+
+
+def scrape(url: str, timeout: float = 2.0) -> DetectorSnapshot:
+    """GET ``url`` and parse it.
+
+    Raises:
+        ScrapeError: Connection refused, timeout or an HTTP error.
+    """
+    return parse_snapshot(fetch_metrics(url, timeout))
+
+
+def scrape_value(port: int, name: str, host: str = "127.0.0.1") -> float | None:
+    """One unlabelled sample of a local detector's /metrics, None when not served (yet).
+
+    For waits in tests and benchmarks: a refused connection only means "not yet".
+    """
+    try:
+        text = fetch_metrics(f"http://{host}:{port}/metrics")
+    except ScrapeError:
+        return None
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None

@@ -191,18 +191,3 @@ def produce_beats_at(bootstrap: str, topic: str, beats: Sequence[Beat]
     where = [(m.partition, m.offset) for m in (f.get(timeout=10) for f in futures)]
     producer.close()
     return where
-
-
-def scrape(port: int, name: str) -> float | None:
-    """One sample value from a detector's /metrics over HTTP (None when not served)."""
-    import urllib.error
-    import urllib.request
-
-    try:
-        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read()
-    except (urllib.error.URLError, OSError):
-        return None
-    for line in text.decode().splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return None

@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from prometheus_client import CollectorRegistry
 
-from detector.metrics import DetectorMetrics
+from tests.metrics_support import declared_series
 
 ROOT = Path(__file__).resolve().parents[1]
 GRAFANA = ROOT / "configs" / "grafana"
@@ -74,16 +73,6 @@ def grafana_to_promql(expr: str) -> str:
         expr = expr.replace(name, E2E_SUBSTITUTIONS[name])
     assert "$" not in expr, f"unsubstituted variable in {expr}"
     return expr
-
-
-def declared_series() -> set[str]:
-    """Every series name the detector exposes (``_total``, ``_bucket``... included)."""
-    registry = CollectorRegistry()
-    DetectorMetrics(registry)
-    families = list(registry.collect())
-    # Labelled gauges (consumer_lag, model_info) have no sample before their first set.
-    gauges = {f.name for f in families if f.type == "gauge"}
-    return gauges | {s.name for f in families for s in f.samples}
 
 
 def test_every_panel_has_queries_and_a_unique_id() -> None:

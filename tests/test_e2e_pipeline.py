@@ -12,11 +12,9 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 
 from detector.bundle import load_bundle
 from detector.contract import Alert
@@ -28,6 +26,7 @@ from producer.scrape import DetectorSnapshot
 from producer.source import load_replay_source
 from producer.subprocs import DetectorProcess
 from producer.topics import TopicSpec, ensure_topics
+from tests.kafka_support import consume_all
 
 pytestmark = pytest.mark.integration
 
@@ -82,21 +81,9 @@ def wait_scored(detector: DetectorProcess, count: int, timeout_s: float = 60) ->
         time.sleep(0.1)
 
 
-def read_alerts(servers: str, topic: str, expected: int, timeout_s: float = 30) -> list[Alert]:
+def read_alerts(servers: str, topic: str, expected: int) -> list[Alert]:
     """All alerts on ``topic`` (waits for ``expected``, then one more poll for extras)."""
-    consumer = KafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False)
-    tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
-    consumer.assign(tps)
-    consumer.seek_to_beginning(*tps)
-    values: list[Any] = []
-    deadline = time.monotonic() + timeout_s
-    while len(values) < expected and time.monotonic() < deadline:
-        for batch in consumer.poll(timeout_ms=300).values():
-            values.extend(r.value for r in batch)
-    for batch in consumer.poll(timeout_ms=500).values():
-        values.extend(r.value for r in batch)
-    consumer.close()
-    return [Alert.model_validate_json(v) for v in values]
+    return [Alert.model_validate_json(r.value) for r in consume_all(servers, topic, expected)]
 
 
 def offline(

@@ -9,34 +9,15 @@ import sys
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 
 from detector.contract import Beat, decode_beat
 from producer.broker import EmbeddedBroker, free_port
 from producer.main import main
 from producer.topics import TopicSpec, ensure_topics
+from tests.kafka_support import consume_all
 from training.data import load_dataset
-
-
-def consume_all(servers: str, topic: str, expected: int, timeout_s: float = 30) -> list[Any]:
-    """Every record of ``topic`` (all partitions from the start), waiting for ``expected``."""
-    consumer = KafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False)
-    partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
-    consumer.assign(partitions)
-    consumer.seek_to_beginning(*partitions)
-    records: list[Any] = []
-    deadline = time.monotonic() + timeout_s
-    while len(records) < expected and time.monotonic() < deadline:
-        for batch in consumer.poll(timeout_ms=500).values():
-            records.extend(batch)
-    # One more poll: anything beyond `expected` would be a duplicate.
-    for batch in consumer.poll(timeout_ms=500).values():
-        records.extend(batch)
-    consumer.close()
-    return records
 
 
 def bad_csv(tmp_path: Path) -> Path:

@@ -16,10 +16,9 @@ from typing import Any
 
 import pytest
 import yaml
-from prometheus_client import CollectorRegistry
 
-from detector.metrics import DetectorMetrics
 from tests.conftest import require_tool
+from tests.metrics_support import declared_series
 
 ROOT = Path(__file__).resolve().parents[1]
 PROM_DIR = ROOT / "configs" / "prometheus"
@@ -37,16 +36,6 @@ def alert_rules() -> list[dict[str, Any]]:
     """Every alerting rule of rules.yml, in file order."""
     doc = yaml.safe_load(RULES.read_text())
     return [r for g in doc["groups"] for r in g["rules"] if "alert" in r]
-
-
-def declared_series() -> set[str]:
-    """Every sample name the detector exposes (``_total``, ``_bucket``... included)."""
-    registry = CollectorRegistry()
-    DetectorMetrics(registry)
-    families = list(registry.collect())
-    # Labelled gauges (consumer_lag, model_info) have no sample before their first set.
-    gauges = {f.name for f in families if f.type == "gauge"}
-    return gauges | {s.name for f in families for s in f.samples}
 
 
 def run_promtool(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -110,28 +99,29 @@ def _mutated(tmp_path: Path, alert: str, expr: str) -> Path:
     return tmp_path
 
 
-def _failure_blocks(output: str) -> list[str]:
-    """promtool's failure report, one block per failed eval (starts at 'name: ...')."""
-    return re.split(r"\n\s*name: ", output)[1:]
+def _failed_evals(tmp_path: Path, alert: str, expr: str) -> tuple[list[str], str]:
+    """Run promtool's rule tests with ``alert`` mutated to ``expr``; they must fail.
+
+    Returns:
+        The failure report's blocks (one per failed eval) of ``alert``, and promtool's
+        stdout for assertion messages.
+    """
+    folder = _mutated(tmp_path, alert, expr)
+    result = run_promtool("test", "rules", "rules_test.yml", cwd=folder)
+    assert result.returncode != 0
+    blocks = re.split(r"\n\s*name: ", result.stdout + result.stderr)[1:]
+    return [b for b in blocks if f"alertname: {alert}," in b], result.stdout
 
 
 @pytest.mark.tool
 @pytest.mark.parametrize("alert", ALERTS)
 def test_unit_tests_catch_a_rule_that_never_fires(tmp_path: Path, alert: str) -> None:
-    folder = _mutated(tmp_path, alert, "vector(0) > 1")
-    result = run_promtool("test", "rules", "rules_test.yml", cwd=folder)
-    assert result.returncode != 0
-    failed = [b for b in _failure_blocks(result.stdout + result.stderr)
-              if f"alertname: {alert}," in b]
-    assert failed and all("got:[]" in b for b in failed), result.stdout
+    failed, stdout = _failed_evals(tmp_path, alert, "vector(0) > 1")
+    assert failed and all("got:[]" in b for b in failed), stdout
 
 
 @pytest.mark.tool
 @pytest.mark.parametrize("alert", ALERTS)
 def test_unit_tests_catch_a_rule_that_always_fires(tmp_path: Path, alert: str) -> None:
-    folder = _mutated(tmp_path, alert, "vector(1)")
-    result = run_promtool("test", "rules", "rules_test.yml", cwd=folder)
-    assert result.returncode != 0
-    quiet_failed = [b for b in _failure_blocks(result.stdout + result.stderr)
-                    if f"alertname: {alert}," in b and "exp:[]" in b]
-    assert quiet_failed, result.stdout
+    failed, stdout = _failed_evals(tmp_path, alert, "vector(1)")
+    assert any("exp:[]" in b for b in failed), stdout

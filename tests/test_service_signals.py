@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from producer.broker import free_port
+from producer.scrape import scrape_value
 from tests.conftest import FAST_GROUP
 from tests.detector_support import (
     alerts_of,
@@ -22,7 +23,6 @@ from tests.detector_support import (
     make_beats,
     produce_beats_at,
     read_topic,
-    scrape,
     wait_until,
 )
 from training.data import load_dataset, split
@@ -64,7 +64,7 @@ def test_signal_mid_stream_then_restart_loses_nothing(
     try:
         first = detector(bootstrap_servers, bundle, unique, port, 60, tmp_path / "run1.log")
         procs.append(first)
-        wait_until(lambda: (scrape(port, "ecg_detector_beats_scored_total") or 0) >= 200, 60,
+        wait_until(lambda: (scrape_value(port, "ecg_detector_beats_scored_total") or 0) >= 200, 60,
                    "the first run to score beats")
         first.send_signal(sig)
         code = first.wait(timeout=30)

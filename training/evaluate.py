@@ -30,15 +30,10 @@ def _ratio(num: int, den: int) -> float:
 
 def roc_curve(anomaly: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """False and true positive rates at every distinct score, from (0, 0) to (1, 1)."""
-    y, s = _checked(anomaly, scores)
-    order = np.argsort(-s, kind="stable")
-    s, y = s[order], y[order]
-    cut = np.r_[np.flatnonzero(np.diff(s)), s.shape[0] - 1]
-    tps = np.cumsum(y)[cut]
-    fps = (cut + 1) - tps
-    pos, neg = int(y.sum()), int((~y).sum())
-    tpr = np.r_[0.0, tps / pos] if pos else np.zeros(cut.shape[0] + 1)
-    fpr = np.r_[0.0, fps / neg] if neg else np.zeros(cut.shape[0] + 1)
+    tps, flagged, pos, neg = _counts_at_thresholds(anomaly, scores)
+    fps = flagged - tps
+    tpr = np.r_[0.0, tps / pos] if pos else np.zeros(tps.shape[0] + 1)
+    fpr = np.r_[0.0, fps / neg] if neg else np.zeros(tps.shape[0] + 1)
     return fpr, tpr
 
 
@@ -50,15 +45,26 @@ def roc_auc(anomaly: np.ndarray, scores: np.ndarray) -> float:
 
 def pr_curve(anomaly: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Precision and recall at every distinct score, highest threshold first."""
+    tps, flagged, pos, _neg = _counts_at_thresholds(anomaly, scores)
+    precision = tps / flagged
+    recall = tps / pos if pos else np.zeros_like(precision)
+    return precision, recall
+
+
+def _counts_at_thresholds(
+    anomaly: np.ndarray, scores: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """True positives and flagged beats with each distinct score as the threshold.
+
+    Returns:
+        ``(tps, flagged, positives, negatives)``: ``tps[i]`` and ``flagged[i]`` count
+        the beats scoring at least the i-th highest distinct score.
+    """
     y, s = _checked(anomaly, scores)
     order = np.argsort(-s, kind="stable")
     s, y = s[order], y[order]
     cut = np.r_[np.flatnonzero(np.diff(s)), s.shape[0] - 1]
-    tps = np.cumsum(y)[cut]
-    pos = int(y.sum())
-    precision = tps / (cut + 1)
-    recall = tps / pos if pos else np.zeros_like(precision)
-    return precision, recall
+    return np.cumsum(y)[cut], cut + 1, int(y.sum()), int((~y).sum())
 
 
 def pr_auc(anomaly: np.ndarray, scores: np.ndarray) -> float:
