@@ -87,7 +87,7 @@ def score_windows(
         empty_i = np.zeros(0, dtype=np.int64)
         return Scores(np.zeros(0), np.zeros(0, dtype=bool), empty_i, empty_i)
     scaled = scaler.transform(windows)
-    squared = np.square(scaled - reconstruct(scaled), dtype=np.float64)
+    squared = squared_errors(scaled, reconstruct(scaled))
     scores = squared.mean(axis=1)
     seg = min(segment, width)
     # Moving sum over `seg` samples via the cumulative sum: O(n * width), no Python loop.
@@ -95,6 +95,20 @@ def score_windows(
     csum = np.concatenate([np.zeros((n, 1)), csum], axis=1)
     start = np.argmax(csum[:, seg:] - csum[:, :-seg], axis=1).astype(np.int64)
     return Scores(scores, scores > threshold, start, start + seg)
+
+
+def squared_errors(scaled: np.ndarray, reconstruction: np.ndarray) -> np.ndarray:
+    """Per-sample squared reconstruction error, float64, shape (n, window)."""
+    return np.square(np.asarray(scaled, np.float64) - np.asarray(reconstruction, np.float64))
+
+
+def reconstruction_error(scaled: np.ndarray, reconstruction: np.ndarray) -> np.ndarray:
+    """The anomaly score of each window: mean squared error in scaled space (float64).
+
+    Training calibrates the threshold on exactly this function, so served scores and the
+    threshold always mean the same thing.
+    """
+    return squared_errors(scaled, reconstruction).mean(axis=1)
 
 
 def make_interpreter(model: bytes) -> Any:

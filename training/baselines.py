@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from detector.scoring import reconstruction_error
 from training.config import TrainingConfig
 from training.evaluate import detection_metrics
 from training.fit import EpochLog
@@ -37,8 +38,7 @@ def pca_scores(prepared: Prepared, components: int) -> dict[str, np.ndarray]:
     out = {}
     for name in ("train", "val", "test"):
         x = prepared.scaled[name].astype(np.float64)
-        recon = pca.inverse_transform(pca.transform(x))
-        out[name] = np.mean(np.square(x - recon), axis=1)
+        out[name] = reconstruction_error(x, pca.inverse_transform(pca.transform(x)))
     return out
 
 

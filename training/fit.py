@@ -21,6 +21,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from detector.scoring import reconstruction_error
 from training.config import FitConfig, ModelConfig
 from training.models import Networks, build
 
@@ -194,5 +195,4 @@ def _with_targets(x: np.ndarray, anomaly: np.ndarray, anomaly_weight: float) -> 
 
 def reconstruction_errors(autoencoder: Any, scaled: np.ndarray, batch: int = 1024) -> np.ndarray:
     """Mean squared reconstruction error per beat (the detector's score), float64."""
-    recon = autoencoder.predict(scaled, batch_size=batch, verbose=0)
-    return np.mean(np.square(scaled.astype(np.float64) - recon.astype(np.float64)), axis=1)
+    return reconstruction_error(scaled, autoencoder.predict(scaled, batch_size=batch, verbose=0))
