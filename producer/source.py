@@ -7,21 +7,12 @@ and the split the model was trained and evaluated on. Each row becomes one valid
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from detector.contract import Beat
-from training.data import (
-    DataError,
-    Dataset,
-    iter_rows,
-    load_dataset,
-    rows_to_dataset,
-    split_indices,
-)
+from training.data import DataError, Dataset, load_dataset, read_file, split_indices
 
 NAMED_SOURCES = ("auto", "ucr", "url")
 PLACEHOLDER_STREAM = "-"
@@ -57,10 +48,7 @@ def read_dataset(source: str, *, skip_bad: bool) -> tuple[Dataset, list[DataErro
     """
     if source in NAMED_SOURCES:
         return load_dataset(source), []
-    path = Path(source)
-    rows, errors = iter_rows(path, skip_bad=skip_bad)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return rows_to_dataset(rows, source=str(path), sha256=digest), errors
+    return read_file(source, skip_bad=skip_bad)
 
 
 def replay_order(

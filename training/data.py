@@ -180,9 +180,14 @@ def rows_to_dataset(rows: list[Row], *, source: str, sha256: str) -> Dataset:
 
 def load_file(path: str | Path) -> Dataset:
     """Load a local CSV (seed format) or TSV (UCR format) file."""
-    rows, _ = iter_rows(path)
+    return read_file(path)[0]
+
+
+def read_file(path: str | Path, *, skip_bad: bool = False) -> tuple[Dataset, list[DataError]]:
+    """Load a local file; with ``skip_bad``, also return the malformed lines skipped."""
+    rows, errors = iter_rows(path, skip_bad=skip_bad)
     file = Path(path)
-    return rows_to_dataset(rows, source=str(file), sha256=_sha256(file.read_bytes()))
+    return rows_to_dataset(rows, source=str(file), sha256=_sha256(file.read_bytes())), errors
 
 
 def load_ucr_package() -> Dataset:
