@@ -9,10 +9,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from kafka import KafkaAdminClient
-from kafka.admin import NewTopic
 
 from detector.contract import Beat, encode
+from producer.topics import TopicSpec, ensure_topics
 
 # Fast consumer-group joins (Tansu waits ~session_timeout/2 on a join).
 GROUP_FLAGS = ["--session-timeout-ms", "6000", "--heartbeat-interval-ms", "1000"]
@@ -55,12 +54,8 @@ def cpu_seconds(pid: int) -> float:
 
 
 def create_topic(bootstrap: str, name: str, partitions: int) -> None:
-    """Create a topic with the given partition count."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        admin.create_topics([NewTopic(name, partitions, 1)])
-    finally:
-        admin.close()
+    """Create a topic with the given partition count (and wait for its metadata)."""
+    ensure_topics(bootstrap, [TopicSpec(name, partitions)])
 
 
 def detector_cmd(bootstrap: str, bundle: Path, topic: str, prefix: str, port: int,

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
-from kafka.admin import NewTopic
 from kafka.structs import TopicPartition
 from prometheus_client import CollectorRegistry
 
@@ -25,16 +24,13 @@ from detector.main import build_service
 from detector.metrics import DetectorMetrics
 from detector.service import DetectorService
 from detector.settings import DetectorSettings, load_settings
+from producer.topics import TopicSpec, ensure_topics
 from tests.conftest import FAST_GROUP
 
 
 def create_topic(bootstrap: str, name: str, partitions: int = 4) -> None:
-    """Create a topic with a fixed number of partitions."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        admin.create_topics([NewTopic(name, partitions, 1)])
-    finally:
-        admin.close()
+    """Create a topic with a fixed number of partitions (and wait for its metadata)."""
+    ensure_topics(bootstrap, [TopicSpec(name, partitions)])
 
 
 def make_beats(

@@ -25,10 +25,10 @@ from typing import Any
 
 import pytest
 import yaml
-from kafka import KafkaAdminClient, KafkaProducer
-from kafka.admin import NewTopic
+from kafka import KafkaProducer
 
 from producer.broker import free_port
+from producer.topics import TopicSpec, ensure_topics
 from tests.conftest import FAST_GROUP, require_tool
 from tests.test_dashboard import (
     dashboard_queries,
@@ -110,12 +110,8 @@ class PrometheusAPI:
 def topics(bootstrap_servers: str, unique: str) -> dict[str, str]:
     names = {"beats": f"e2e-beats-{unique}", "alerts": f"e2e-alerts-{unique}",
              "dlq": f"e2e-dlq-{unique}"}
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    try:
-        admin.create_topics([NewTopic(names["beats"], PARTITIONS, 1),
-                             NewTopic(names["alerts"], 1, 1), NewTopic(names["dlq"], 1, 1)])
-    finally:
-        admin.close()
+    ensure_topics(bootstrap_servers, [TopicSpec(names["beats"], PARTITIONS),
+                                      TopicSpec(names["alerts"], 1), TopicSpec(names["dlq"], 1)])
     return names
 
 
